@@ -1,0 +1,1 @@
+"""fifo-gate library: everything the Lambda functions run, behind thin handlers in ``app.py``."""
