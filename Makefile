@@ -22,3 +22,13 @@ test: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+## local-aws: moto on 127.0.0.1:5000 with the `local` stage's queues, for `make local`
+local-aws: $(STAMP)
+	$(BIN)/python -m localrun.aws $(ARGS)
+
+## local: chalice local (port 8000) against the moto server `make local-aws` started
+local: $(STAMP)
+	AWS_ENDPOINT_URL=http://127.0.0.1:5000 AWS_DEFAULT_REGION=us-east-1 \
+	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+	$(BIN)/chalice local --stage local --port 8000

@@ -85,9 +85,9 @@ def runs():
     except ValueError as exc:
         return Response({"error": "request body is not valid JSON: %s" % exc}, status_code=400)
     try:
-        run_request = triggers.from_api(
-            body, request.context.get("requestId", ""), request.headers.get("idempotency-key")
-        )
+        # API Gateway's request id; chalice local has none, so fall back to Lambda's.
+        request_id = request.context.get("requestId") or app.lambda_context.aws_request_id
+        run_request = triggers.from_api(body, request_id, request.headers.get("idempotency-key"))
         return _producer().submit(run_request)
     except InputError as exc:
         return Response({"error": str(exc)}, status_code=400)

@@ -50,6 +50,12 @@ class RunRequest:
     force: bool = False
     payload: dict = dataclasses.field(default_factory=dict)
 
+    def __post_init__(self):
+        if not self.request_id:
+            # An empty id would make every request share one deduplication id,
+            # and SQS would silently drop all but the first for 5 minutes.
+            raise ValueError("RunRequest needs a non-empty request_id")
+
     @property
     def slot(self):
         """The scheduled minute as ``YYYY-MM-DDTHH:MMZ``, or ``None`` without a time."""

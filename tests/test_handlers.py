@@ -119,3 +119,11 @@ def test_post_runs_bad_json_is_a_400_that_says_why(client, sqs, queues):
     assert bad_field.status_code == 400
     assert "'force' must be true or false" in bad_field.json_body["error"]
     assert receive_all(sqs, queues[0]) == []
+
+
+def test_post_runs_without_an_api_gateway_request_id_still_gets_distinct_ids(client):
+    # chalice local (and the test client) give no requestId; Lambda's request id stands in.
+    first = client.http.post("/runs", headers={"Content-Type": "application/json"}, body='{"force": true}')
+    second = client.http.post("/runs", headers={"Content-Type": "application/json"}, body='{"force": true}')
+    assert first.json_body["dedup_id"] != second.json_body["dedup_id"]
+    assert first.json_body["dedup_id"].startswith("force:req:") and len(first.json_body["dedup_id"]) > 12

@@ -63,3 +63,8 @@ def test_unknown_keys_from_step_functions_are_ignored():
 def test_bad_api_body(body, message):
     with pytest.raises(InputError, match=message):
         triggers.from_api(body, "r1")
+
+
+def test_an_empty_request_id_is_refused_rather_than_shared():
+    with pytest.raises(ValueError, match="non-empty request_id"):
+        triggers.from_api({}, "")
