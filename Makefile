@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: run test local local-aws clean
+.PHONY: run test local local-aws clean package deploy infra chalice-deploy destroy check bench bench-quick
 
 $(STAMP): requirements-dev.txt requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,3 +32,36 @@ local: $(STAMP)
 	AWS_ENDPOINT_URL=http://127.0.0.1:5000 AWS_DEFAULT_REGION=us-east-1 \
 	AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
 	$(BIN)/chalice local --stage local --port 8000
+
+# ---- Deploy (needs AWS credentials; see README "Deploy") -------------------
+STAGE ?= dev
+BUILD := build/$(STAGE)
+
+## package: chalice package for STAGE with the infra template merged in (build/STAGE/package)
+package: $(STAMP)
+	$(BIN)/python -m infra.render $(STAGE) merge $(BUILD)/merge.json
+	rm -rf $(BUILD)/package
+	$(BIN)/chalice package --stage $(STAGE) --merge-template $(BUILD)/merge.json $(BUILD)/package
+
+## deploy: the whole app as one CloudFormation stack fifo-gate-STAGE (BUCKET receives the zip)
+deploy: package
+	@test -n "$(BUCKET)" || { echo "usage: make deploy STAGE=dev BUCKET=<s3 bucket for the package>"; exit 2; }
+	$(BIN)/python -m infra.deploy package-deploy $(STAGE) $(BUCKET) $(BUILD)/package
+
+## infra: queues + state machine alone (stack fifo-gate-STAGE-infra), for `chalice deploy`
+infra: $(STAMP)
+	$(BIN)/python -m infra.render $(STAGE) standalone $(BUILD)/infra.json
+	$(BIN)/python -m infra.deploy infra $(STAGE) $(BUILD)/infra.json
+
+## chalice-deploy: `chalice deploy --stage STAGE`, its worker reading the stage's own queue
+chalice-deploy: $(STAMP)
+	QUEUE_NAME=$$($(BIN)/python -m infra.stage $(STAGE) queue-name) $(BIN)/chalice deploy --stage $(STAGE)
+
+## destroy: delete the stage's stacks (and what `chalice deploy` made, if anything)
+destroy: $(STAMP)
+	-test ! -f .chalice/deployed/$(STAGE).json || $(BIN)/chalice delete --stage $(STAGE)
+	$(BIN)/python -m infra.deploy destroy $(STAGE)
+
+## check: fail on unsafe settings of a stage (STAGE=dev|stg|prod)
+check: $(STAMP)
+	$(BIN)/python -m infra.check $(STAGE)
