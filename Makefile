@@ -65,3 +65,13 @@ destroy: $(STAMP)
 ## check: fail on unsafe settings of a stage (STAGE=dev|stg|prod)
 check: $(STAMP)
 	$(BIN)/python -m infra.check $(STAGE)
+
+## bench: the seed's producer pattern vs fifo-gate, side by side (about 6 min); writes bench/results.json
+bench: $(STAMP)
+	$(BIN)/python -m bench $(ARGS)
+
+## bench-quick: the same code on a small run (under a minute); writes build/bench-quick.json
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench --quick $(ARGS)
+
+.PHONY: bench bench-quick

@@ -4,7 +4,6 @@ Handlers only; everything they do lives in ``chalicelib``. Clients and settings
 are built on first use and cached per container, so importing this module
 touches neither AWS nor the environment's validity.
 """
-import json
 import os
 import threading
 
@@ -16,6 +15,7 @@ from chalicelib import logs, producer, triggers
 from chalicelib.config import DEFAULT_APP_NAME, Settings
 from chalicelib.errors import InputError
 from chalicelib.job import HttpJob
+from chalicelib.messages import loads_strict
 from chalicelib.queue import GateQueue
 from chalicelib.worker import Delivery, Worker
 
@@ -81,9 +81,10 @@ def runs():
     request = app.current_request
     try:
         raw = request.raw_body
-        body = json.loads(raw) if raw and raw.strip() else None
-    except ValueError as exc:
-        return Response({"error": "request body is not valid JSON: %s" % exc}, status_code=400)
+        body = loads_strict(raw) if raw and raw.strip() else None
+    except (ValueError, RecursionError) as exc:
+        return Response({"error": "request body is not valid JSON: %s" % (str(exc) or type(exc).__name__)},
+                        status_code=400)
     try:
         # API Gateway's request id; chalice local has none, so fall back to Lambda's.
         request_id = request.context.get("requestId") or app.lambda_context.aws_request_id

@@ -7,6 +7,7 @@ with a message that names the variable and what it accepts.
 """
 import dataclasses
 import os
+import re
 import urllib.parse
 
 from chalicelib.errors import ConfigError
@@ -20,6 +21,12 @@ MAX_VISIBILITY_SECONDS = 43200
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE = ("true", "1", "yes", "on")
+# SQS MessageGroupId: 1-128 alphanumerics and punctuation.
+_GROUP_ID = re.compile(r"^[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}$")
+_DIGITS = re.compile(r"^[0-9]+$")
+# A heartbeat is a ChangeMessageVisibility call: more often than every second
+# only costs requests (and invites throttling).
+MIN_HEARTBEAT_SECONDS = 1.0
 _FALSE = ("false", "0", "no", "off")
 
 
@@ -97,6 +104,9 @@ class Settings:
         group = _text(env, "MESSAGE_GROUP_ID") or app_name
         if len(group) > 128:
             raise ConfigError("MESSAGE_GROUP_ID is %d characters long; SQS allows at most 128" % len(group))
+        if not _GROUP_ID.match(group):
+            raise ConfigError("MESSAGE_GROUP_ID=%r has characters SQS does not allow; use letters, digits "
+                              "and punctuation" % group)
         long_api_url = _text(env, "LONG_API_URL")
         if long_api_url:
             _url(long_api_url, "LONG_API_URL")
@@ -110,7 +120,8 @@ class Settings:
             long_api_url=long_api_url,
             long_api_method=_choice(env, "LONG_API_METHOD", HTTP_METHODS, "POST", str.upper),
             long_api_timeout_seconds=_seconds(env, "LONG_API_TIMEOUT_SECONDS", None, 900),
-            heartbeat_seconds=_seconds(env, "HEARTBEAT_SECONDS", None, MAX_VISIBILITY_SECONDS),
+            heartbeat_seconds=_seconds(env, "HEARTBEAT_SECONDS", None, MAX_VISIBILITY_SECONDS,
+                                       minimum=MIN_HEARTBEAT_SECONDS),
             retry_backoff_seconds=_whole_seconds(
                 env, "RETRY_BACKOFF_SECONDS", DEFAULT_RETRY_BACKOFF_SECONDS, MAX_VISIBILITY_SECONDS
             ),
@@ -152,7 +163,7 @@ def _bool(env, name, default):
     )
 
 
-def _seconds(env, name, default, maximum):
+def _seconds(env, name, default, maximum, minimum=None):
     raw = _text(env, name)
     if raw is None:
         return default
@@ -160,10 +171,11 @@ def _seconds(env, name, default, maximum):
         value = float(raw)
     except ValueError:
         value = None
-    if value is None or not 0 < value <= maximum:
+    low_ok = value is not None and (value >= minimum if minimum else value > 0)
+    if not low_ok or not value <= maximum:
         raise ConfigError(
-            "%s=%r is not a number of seconds; use a number greater than 0 and at most %s"
-            % (name, raw, maximum)
+            "%s=%r is not a number of seconds; use a number %s and at most %s"
+            % (name, raw, "from %s" % minimum if minimum else "greater than 0", maximum)
         )
     return value
 
@@ -172,7 +184,7 @@ def _whole_seconds(env, name, default, maximum):
     raw = _text(env, name)
     if raw is None:
         return default
-    if not raw.isdigit() or not 0 <= int(raw) <= maximum:
+    if not _DIGITS.match(raw) or not 0 <= int(raw) <= maximum:
         raise ConfigError(
             "%s=%r is not a whole number of seconds; use an integer from 0 to %d (SQS visibility "
             "timeouts are whole seconds)" % (name, raw, maximum)
@@ -181,6 +193,10 @@ def _whole_seconds(env, name, default, maximum):
 
 
 def _url(value, name):
-    parsed = urllib.parse.urlsplit(value)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+    try:
+        parsed = urllib.parse.urlsplit(value)
+        parsed.port  # raises ValueError for a port out of range or not a number
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.hostname or re.search(r"\s", value):
         raise ConfigError("%s=%r is not an http(s) URL" % (name, value))

@@ -12,6 +12,7 @@ A body that does not parse into this schema is a poison message
 import dataclasses
 import datetime
 import json
+import math
 import uuid
 
 from chalicelib.errors import PoisonMessage
@@ -21,6 +22,27 @@ TRIGGERS = ("schedule", "state_machine", "api")
 # SQS's largest message body; a bigger send fails with InvalidParameterValue.
 # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html
 MAX_BODY_BYTES = 262144
+
+
+def _reject_constant(name):
+    raise ValueError("%s is not valid JSON" % name)
+
+
+def _finite_float(text):
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError("number %s is out of range" % text[:32])
+    return value
+
+
+def loads_strict(text):
+    """``json.loads`` that refuses ``NaN`` and ``Infinity`` (not JSON, and not what the API would accept).
+
+    Raises:
+        ValueError: not JSON, or a non-finite number.
+        RecursionError: nested too deeply for the parser.
+    """
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def utc_iso(moment):
@@ -75,6 +97,7 @@ class RunMessage:
             },
             separators=(",", ":"),
             sort_keys=True,
+            allow_nan=False,
         )
 
     @classmethod
@@ -92,13 +115,13 @@ class RunMessage:
                 field missing or of the wrong type; the message says which.
         """
         try:
-            data = json.loads(body)
-        except (TypeError, ValueError) as exc:
-            raise PoisonMessage("body is not JSON: %s" % exc) from None
+            data = loads_strict(body)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise PoisonMessage("body is not JSON: %s" % (str(exc) or type(exc).__name__)) from None
         if not isinstance(data, dict):
             raise PoisonMessage("body is JSON %s, not an object" % type(data).__name__)
         version = data.get("version")
-        if version != VERSION or isinstance(version, bool):
+        if type(version) is not int or version != VERSION:
             raise PoisonMessage("unsupported message version %r; this worker reads version %d" % (version, VERSION))
         for field, kind in (("run_id", str), ("trigger", str), ("requested_at", str), ("payload", dict)):
             if not isinstance(data.get(field), kind):

@@ -43,7 +43,10 @@ class Producer:
                 lost will be collapsed by its deduplication id when retried.
         """
         message = RunMessage.new(request.trigger, slot=request.slot, payload=request.payload)
-        body = message.to_json()
+        try:
+            body = message.to_json()
+        except (TypeError, ValueError) as exc:  # NaN, Infinity, or a value JSON cannot hold
+            raise InputError("'payload' is not plain JSON: %s" % exc, "payload") from None
         size = len(body.encode("utf-8"))
         if size > MAX_BODY_BYTES:
             raise InputError(

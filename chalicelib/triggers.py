@@ -116,7 +116,7 @@ def from_state_machine(event, request_id):
     execution = event.get("execution")
     if execution is not None and (not isinstance(execution, str) or not execution):
         raise InputError("'execution' must be a non-empty string (the execution name), got %s"
-                         % _json_type(execution), "execution")
+                         % ("an empty string" if execution == "" else _json_type(execution)), "execution")
     return RunRequest(
         "state_machine",
         request_id,
@@ -173,6 +173,10 @@ def _time(value):
                          % value[:64], "time") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=datetime.timezone.utc)
+    try:
+        moment.astimezone(datetime.timezone.utc)
+    except OverflowError:
+        raise InputError("'time' is out of range: %r" % value[:64], "time") from None
     return moment
 
 

@@ -31,8 +31,8 @@ def _job_seconds(text):
             raise ValueError
     except ValueError:
         raise argparse.ArgumentTypeError("expected seconds like 40-120 or 90, got %r" % text)
-    if low <= 0 or high < low:
-        raise argparse.ArgumentTypeError("expected 0 < low <= high, got %r" % text)
+    if not (0 < low <= high < float("inf")):
+        raise argparse.ArgumentTypeError("expected finite seconds with 0 < low <= high, got %r" % text)
     return low, high
 
 
@@ -96,8 +96,9 @@ def parse(argv=None):
         p.error("--fail-rate must be between 0 and 1, got %g" % options.fail_rate)
     if options.pollers < 1:
         p.error("--pollers must be at least 1, got %d" % options.pollers)
-    if not options.retry_backoff >= 1:
-        p.error("--retry-backoff must be at least 1 (seconds), got %g" % options.retry_backoff)
+    if not 1 <= options.retry_backoff <= 43200:
+        p.error("--retry-backoff must be from 1 to 43200 seconds (SQS's longest visibility timeout), got %g"
+                % options.retry_backoff)
     if options.api_url is not None:
         url = urllib.parse.urlsplit(options.api_url)
         if url.scheme not in ("http", "https") or not url.netloc:

@@ -35,9 +35,9 @@ def test_schedule_enabled_accepts_the_usual_spellings(raw, expected):
 
 def test_values_are_normalised():
     s = settings(OVERLAP_POLICY="Buffer_One", LONG_API_METHOD="get", LOG_LEVEL="debug",
-                 LONG_API_TIMEOUT_SECONDS="12.5", HEARTBEAT_SECONDS="0.5", RETRY_BACKOFF_SECONDS="0")
+                 LONG_API_TIMEOUT_SECONDS="12.5", HEARTBEAT_SECONDS="1.5", RETRY_BACKOFF_SECONDS="0")
     assert (s.overlap_policy, s.long_api_method, s.log_level) == ("buffer_one", "GET", "DEBUG")
-    assert (s.long_api_timeout_seconds, s.heartbeat_seconds, s.retry_backoff_seconds) == (12.5, 0.5, 0)
+    assert (s.long_api_timeout_seconds, s.heartbeat_seconds, s.retry_backoff_seconds) == (12.5, 1.5, 0)
 
 
 def test_queue_url_alone_is_enough():
@@ -58,6 +58,12 @@ def test_queue_url_alone_is_enough():
     ({"LONG_API_TIMEOUT_SECONDS": "0"}, r"LONG_API_TIMEOUT_SECONDS='0' is not a number of seconds; use a number greater than 0"),
     ({"LONG_API_TIMEOUT_SECONDS": "901"}, r"at most 900"),
     ({"HEARTBEAT_SECONDS": "-1"}, r"HEARTBEAT_SECONDS='-1' is not a number of seconds"),
+    ({"HEARTBEAT_SECONDS": "1e-9"}, r"HEARTBEAT_SECONDS='1e-9' is not a number of seconds; use a number from 1.0"),
+    ({"LONG_API_TIMEOUT_SECONDS": "nan"}, r"LONG_API_TIMEOUT_SECONDS='nan' is not a number of seconds"),
+    ({"RETRY_BACKOFF_SECONDS": "\u00b2"}, r"RETRY_BACKOFF_SECONDS='\u00b2' is not a whole number of seconds"),
+    ({"LONG_API_URL": "http://h:99999/x"}, r"LONG_API_URL='http://h:99999/x' is not an http\(s\) URL"),
+    ({"LONG_API_URL": "http://exa mple.com/x"}, r"LONG_API_URL='http://exa mple.com/x' is not an http\(s\) URL"),
+    ({"MESSAGE_GROUP_ID": "my group"}, r"MESSAGE_GROUP_ID='my group' has characters SQS does not allow"),
     ({"RETRY_BACKOFF_SECONDS": "1.5"}, r"RETRY_BACKOFF_SECONDS='1.5' is not a whole number of seconds"),
     ({"RETRY_BACKOFF_SECONDS": "50000"}, r"RETRY_BACKOFF_SECONDS='50000'.*from 0 to 43200"),
     ({"LOG_LEVEL": "LOUD"}, r"LOG_LEVEL='LOUD' is not allowed; use one of: DEBUG, INFO"),

@@ -127,3 +127,11 @@ def test_post_runs_without_an_api_gateway_request_id_still_gets_distinct_ids(cli
     second = client.http.post("/runs", headers={"Content-Type": "application/json"}, body='{"force": true}')
     assert first.json_body["dedup_id"] != second.json_body["dedup_id"]
     assert first.json_body["dedup_id"].startswith("force:req:") and len(first.json_body["dedup_id"]) > 12
+
+
+def test_post_runs_deeply_nested_or_non_finite_json_is_a_400(client, sqs, queues):
+    for body in ("[" * 5000 + "]" * 5000, '{"payload": {"x": NaN}}', '{"payload": {"y": 1e400}}'):
+        response = client.http.post("/runs", headers={"Content-Type": "application/json"}, body=body)
+        assert response.status_code == 400, body[:40]
+        assert response.json_body["error"].startswith("request body is not valid JSON")
+    assert receive_all(sqs, queues[0]) == []

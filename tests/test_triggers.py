@@ -68,3 +68,18 @@ def test_bad_api_body(body, message):
 def test_an_empty_request_id_is_refused_rather_than_shared():
     with pytest.raises(ValueError, match="non-empty request_id"):
         triggers.from_api({}, "")
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:00-05:00", "0001-01-01T00:00:00+05:00"])
+def test_time_out_of_range_names_the_field(value):
+    with pytest.raises(InputError, match="'time' is out of range"):
+        triggers.from_state_machine({"time": value}, "r1")
+
+
+def test_payload_that_is_not_plain_json_is_refused(sqs, queues):
+    from chalicelib.producer import Producer
+    from chalicelib.queue import GateQueue
+
+    request = triggers.from_state_machine({"payload": {"x": float("nan")}}, "r1")
+    with pytest.raises(InputError, match="'payload' is not plain JSON"):
+        Producer(GateQueue(sqs, url=queues[0]), "skip", "g").submit(request)

@@ -166,3 +166,18 @@ def test_deadline_comes_from_the_remaining_time_unless_configured(sqs):
         Worker(GateQueue(sqs, url=url), job, long_api_timeout_seconds=configured).process(delivery(received), remaining)
         sqs.delete_message(QueueUrl=url, ReceiptHandle=received["ReceiptHandle"])
     assert seen == [290, 4.5, 100, 45]
+
+
+@pytest.mark.parametrize("body,reason", [
+    ("[" * 5000 + "]" * 5000, "body is not JSON"),
+    ('{"version": 1.0, "run_id": "r", "trigger": "api", "requested_at": "t", "payload": {}}', "unsupported message version 1.0"),
+    ('{"version": 1, "run_id": "r", "trigger": "api", "requested_at": "t", "payload": {"x": NaN}}', "body is not JSON"),
+])
+def test_odd_bodies_are_poison_not_crashes(sqs, body, reason):
+    url, dlq_url = create_queues(sqs, "odd")
+    sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="fifo-gate", MessageDeduplicationId="odd")
+    received = receive_one(sqs, url)
+    worker = Worker(GateQueue(sqs, url=url), failing_job, dead_letter_queue=GateQueue(sqs, url=dlq_url))
+    result = worker.process(delivery(received), 60)
+    assert result["outcome"] == "dead_lettered" and result["reason"].startswith(reason)
+    assert GateQueue(sqs, url=dlq_url).depth() == 1
