@@ -14,7 +14,7 @@ $(STAMP): requirements-dev.txt requirements.txt
 
 ## run: the local runtime (moto server, slow API stand-in, pollers, scaled clock)
 run: $(STAMP)
-	$(BIN)/python -m localrun $(ARGS)
+	@$(BIN)/python -m localrun $(ARGS)
 
 ## test: the whole offline test suite
 test: $(STAMP)

@@ -128,7 +128,7 @@ def main(argv=None):
     scale = clock.scale(args.speed)
     server, endpoint = start_moto(args.port)
     queues = create_queues(sqs_client(endpoint), scale)
-    print("# moto is serving on %s; paste these into your shell, then run `chalice local`:" % endpoint)
+    print("# moto is serving on %s; for `make local` (or paste these into your shell, then run `chalice local --stage local`):" % endpoint)
     for name in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         print("export %s=%s" % (name, os.environ[name]))
     print("export QUEUE_URL=%s" % queues["queue_url"])
