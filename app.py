@@ -29,6 +29,7 @@ WORKER_QUEUE = os.environ.get("QUEUE_NAME", "fifo-gate-dev.fifo")
 # botocore's standard retry mode absorbs throttling and 5xx answers; a send it
 # retries carries the same deduplication id, so SQS keeps one copy.
 # https://boto3.amazonaws.com/v1/documentation/api/latest/guide/retries.html
+# 4 retries, 5 attempts in all (botocore rewrites max_attempts as total_max_attempts=5).
 SQS_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=10)
 
 _CACHE = {}
