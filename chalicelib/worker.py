@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 
-from chalicelib.errors import ConfigError, PoisonMessage
+from chalicelib.errors import ConfigError, JobTimeout, PoisonMessage
 from chalicelib.logs import log_event
 from chalicelib.messages import RunMessage
 
@@ -118,7 +118,8 @@ class Worker:
         heartbeat_seconds (float | None): beat interval; ``None`` means a third of
             the queue's visibility timeout.
         retry_backoff_seconds (int): visibility after the first failure; doubles
-            with each receive, capped at the queue's visibility timeout.
+            with each receive, capped at the queue's visibility timeout. A call cut
+            at its deadline (``JobTimeout``) waits the whole visibility timeout.
         dead_letter_queue (GateQueue | None): where poison messages are parked;
             without one they fail until redrive moves them.
     """
@@ -198,6 +199,10 @@ class Worker:
 
     def _fail(self, delivery, message, exc, duration, visibility):
         backoff = self.retry_backoff(delivery.receive_count, visibility)
+        if isinstance(exc, JobTimeout):
+            # The API may still be working on the call we cut: give it the longest
+            # wait (the visibility timeout) before the retry starts a second one.
+            backoff = visibility
         try:
             self._queue.change_visibility(delivery.receipt_handle, backoff)
         except Exception as change_error:  # the message still reappears after its visibility timeout

@@ -203,8 +203,11 @@ class BadServer:
 
 
 @pytest.mark.parametrize("mode", ["hang", "trickle"])
-def test_job_hanging_or_trickling_is_cut_and_retried_after_backoff(sqs, queues, app_module, monkeypatch, mode):
-    url, _ = queues  # visibility 30 s
+def test_job_hanging_or_trickling_is_cut_and_retried_after_backoff(sqs, app_module, monkeypatch, mode):
+    # A cut call may still be running at the API, so its retry waits the queue's
+    # whole visibility timeout (3 s here), not the 1 s back-off of an ordinary failure.
+    url, _ = create_queues(sqs, "cut-" + mode, visibility=3)
+    monkeypatch.setenv("QUEUE_URL", url)
     server = BadServer(mode)
     try:
         monkeypatch.setenv("LONG_API_URL", server.url)
@@ -222,12 +225,12 @@ def test_job_hanging_or_trickling_is_cut_and_retried_after_backoff(sqs, queues, 
         server.close()
     assert receive_one(sqs, url) is None  # backing off, not retried at once
     again = None
-    while again is None and time.monotonic() - failed_at < 4:
+    while again is None and time.monotonic() - failed_at < 6:
         time.sleep(0.1)
         again = receive_one(sqs, url)
-    assert again is not None, "not visible again after the 1 s back-off"
+    assert again is not None, "not visible again after the visibility timeout"
     assert again["MessageId"] == message["MessageId"]
-    assert 0.5 <= time.monotonic() - failed_at <= 2.6  # ~1 s, not the queue's 30 s
+    assert 2.5 <= time.monotonic() - failed_at <= 4.6  # the 3 s visibility, not the 1 s back-off
 
 
 # --------------------------------------------------------------------------- 4

@@ -181,3 +181,21 @@ def test_odd_bodies_are_poison_not_crashes(sqs, body, reason):
     result = worker.process(delivery(received), 60)
     assert result["outcome"] == "dead_lettered" and result["reason"].startswith(reason)
     assert GateQueue(sqs, url=dlq_url).depth() == 1
+
+
+def test_a_cut_call_waits_the_whole_visibility_timeout_before_its_retry(sqs):
+    # The API may still be serving the call the worker gave up on.
+    from chalicelib.errors import JobTimeout
+
+    url, _ = create_queues(sqs, "cut", visibility=3)
+    send_run(sqs, url)
+    received = receive_one(sqs, url)
+
+    def timing_out(message, timeout_seconds):
+        raise JobTimeout("no answer within 1 s", duration_seconds=1.0)
+
+    with pytest.raises(JobTimeout):
+        Worker(GateQueue(sqs, url=url), timing_out, retry_backoff_seconds=1).process(delivery(received), 60)
+    time.sleep(1.5)
+    assert receive_one(sqs, url) is None  # not after the 1 s back-off
+    assert receive_one(sqs, url, wait=3)["MessageId"] == received["MessageId"]
