@@ -141,3 +141,47 @@ def test_standalone_infra_deploys_through_cloudformation_in_moto(name):
         # A second deploy of the same template is a no-op, and destroy removes the stack.
         assert deploy.deploy_stack(cloudformation, deploy.stack_name(name, "infra"), template_body=template) == outputs
         assert deploy.destroy(cloudformation, name) == [deploy.stack_name(name, "infra")]
+
+
+class _NoManagedPolicies:
+    """aws-sam-translator's policy loader, offline: the template names no managed policies."""
+
+    def load(self):
+        return {}
+
+
+def test_packaged_app_deploys_through_cloudformation_in_moto_after_sam_expansion(packaged):
+    # moto has no SAM transform, so expand it the way CloudFormation would, with
+    # aws-sam-translator. moto's CloudFormation cannot create a REST API from a
+    # swagger Body (it wants a Name, then methods), so the API Gateway resources,
+    # which are Chalice's own, are left out; everything fifo-gate adds is kept.
+    from samtranslator.translator.transform import transform
+
+    folder, template = packaged["dev"]
+    template = json.loads(json.dumps(template))
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = "s3://artifacts/fifo-gate-dev.zip"
+    expanded = transform(template, {}, _NoManagedPolicies())
+    assert expanded["Resources"]["Worker"]["Properties"]["Architectures"] == ["arm64"]
+    for name in [k for k, v in expanded["Resources"].items()
+                 if v["Type"].startswith("AWS::ApiGateway::") or k == "APIHandlerInvokePermission"]:
+        del expanded["Resources"][name]
+    expanded["Outputs"] = {k: v for k, v in expanded.get("Outputs", {}).items() if "RestAPI" not in json.dumps(v)}
+    with mock_aws(config={"lambda": {"use_docker": False}}):
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="artifacts")
+        s3.put_object(Bucket="artifacts", Key="fifo-gate-dev.zip", Body=(folder / "deployment.zip").read_bytes())
+        cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+        outputs = deploy.deploy_stack(cloudformation, "fifo-gate-dev", template_body=json.dumps(expanded))
+        lambda_client = boto3.client("lambda", region_name="us-east-1")
+        functions = {f["FunctionName"]: f for f in lambda_client.list_functions()["Functions"]}
+        assert set(functions) == {"fifo-gate-dev", "fifo-gate-dev-tick", "fifo-gate-dev-enqueue", "fifo-gate-dev-worker"}
+        worker = functions["fifo-gate-dev-worker"]
+        assert worker["Timeout"] == 300 and worker["MemorySize"] == 128
+        queue_url = boto3.client("sqs", region_name="us-east-1").get_queue_url(QueueName="fifo-gate-dev.fifo")["QueueUrl"]
+        assert all(f["Environment"]["Variables"]["QUEUE_URL"] == queue_url for f in functions.values())
+        (mapping,) = lambda_client.list_event_source_mappings()["EventSourceMappings"]
+        assert mapping["EventSourceArn"].endswith(":fifo-gate-dev.fifo") and mapping["BatchSize"] == 1
+        assert mapping["FunctionArn"].endswith(":function:fifo-gate-dev-worker")
+        assert outputs["StateMachineArn"].endswith(":stateMachine:fifo-gate-dev")
