@@ -128,13 +128,14 @@ def main(argv=None):
     scale = clock.scale(args.speed)
     server, endpoint = start_moto(args.port)
     queues = create_queues(sqs_client(endpoint), scale)
-    print("# moto is serving on %s; for `make local` (or paste these into your shell, then run `chalice local --stage local`):" % endpoint)
+    print("# moto is serving on %s; now run `make local`, or paste these into your shell and run "
+          "`chalice local --stage local`:" % endpoint)
     for name in ("AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         print("export %s=%s" % (name, os.environ[name]))
     print("export QUEUE_URL=%s" % queues["queue_url"])
     print("export DLQ_NAME=%s" % clock.DLQ_NAME)
-    print("# Ctrl-C stops the server.", flush=True)
-    try:
+    try:  # entered before the line below, so a Ctrl-C right after it is caught
+        print("# Ctrl-C stops the server.", flush=True)
         threading.Event().wait()
     except KeyboardInterrupt:
         pass

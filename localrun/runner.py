@@ -90,7 +90,10 @@ class Recorder:
         if error is None:
             self.say("run      %s succeeded in %.0f s" % (run, took), ended)
         else:
-            self.say("run      %s failed in %.0f s: %s" % (run, took, error), ended)
+            receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
+            fate = ("receive %d of %d: the dead-letter queue takes it next" if receives >= clock.MAX_RECEIVE_COUNT
+                    else "receive %d of %d: retried after its back-off") % (receives, clock.MAX_RECEIVE_COUNT)
+            self.say("run      %s failed in %.0f s (%s): %s" % (run, took, fate, _short(error)), ended)
         if took > clock.WORKER_TIMEOUT_S:
             self.warn("run %s took %.0f s, over the worker's %d s timeout: Lambda would have stopped it"
                       % (run, took, clock.WORKER_TIMEOUT_S))
@@ -102,6 +105,15 @@ class Recorder:
                 return
             self._seen_errors.add(text)
         self.warn("%s: %s (further identical errors are not shown)" % (name, text))
+
+
+def _short(error):
+    """A timeline-sized account of a failed run (the full error, in real seconds, is in the logs)."""
+    if getattr(error, "status", None):
+        return "the API answered HTTP %d" % error.status
+    if type(error).__name__ == "JobTimeout":
+        return "cut at its deadline"
+    return "%s: %s" % (type(error).__name__, str(error)[:120])
 
 
 def configure_environment(queues, api_url, policy, scale, log_level):
