@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: run test local local-aws clean package deploy infra chalice-deploy destroy check bench bench-quick
+.PHONY: run test local local-aws clean package deploy infra chalice-deploy destroy check bench bench-quick soak
 
 $(STAMP): requirements-dev.txt requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -74,4 +74,13 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench --quick $(ARGS)
 
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick soak
+
+## soak: a simulated day per policy at 5 % failures, 5 pollers (about 4 real minutes each)
+# The retry back-off is one visibility timeout (360 s) so SQS's whole-second timers allow 360x.
+soak: $(STAMP)
+	@for policy in skip buffer_one buffer_all; do \
+	  out=$$($(BIN)/python -m localrun --json --minutes 1440 --speed 360 --retry-backoff 360 \
+	         --fail-rate 0.05 --pollers 5 --seed 7 --policy $$policy 2>/dev/null); rc=$$?; \
+	  echo "$$out" | tail -n 1; test $$rc -eq 0 || exit $$rc; \
+	done
