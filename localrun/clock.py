@@ -17,7 +17,7 @@ import time
 # the schedule in app.py, .chalice/config.json and the queues in infra/.
 # Keep them in step with those when the stage changes.
 TICK_INTERVAL_S = 60  # @app.schedule(Rate(1, unit=MINUTES))
-TICK_TIMEOUT_S = 60  # Chalice's default lambda_timeout (the tick function)
+TICK_TIMEOUT_S = 30  # the tick function's lambda_timeout in .chalice/config.json
 WORKER_TIMEOUT_S = 300  # worker Lambda timeout
 LONG_API_MARGIN_S = 30  # LONG_API_TIMEOUT_SECONDS = worker timeout - this margin
 VISIBILITY_TIMEOUT_S = 360  # main queue VisibilityTimeout (>= worker timeout + margin)
@@ -65,6 +65,9 @@ def max_speed(retry_backoff_s=RETRY_BACKOFF_S):
     return float(min(VISIBILITY_TIMEOUT_S, retry_backoff_s))
 
 
+MIN_TICK_TIMEOUT_REAL_S = 1.0
+
+
 def scale(speed, retry_backoff_s=RETRY_BACKOFF_S):
     """Scale the deployed timing to ``speed``, capping it (see :func:`max_speed`).
 
@@ -83,7 +86,9 @@ def scale(speed, retry_backoff_s=RETRY_BACKOFF_S):
         speed=effective,
         requested_speed=float(speed),
         tick_interval_real_s=TICK_INTERVAL_S / effective,
-        tick_timeout_real_s=TICK_TIMEOUT_S / effective,
+        # moto is slower than SQS (its queue operations grow with the backlog), so an
+        # emulated tick gets at least one real second before it counts as timed out.
+        tick_timeout_real_s=max(MIN_TICK_TIMEOUT_REAL_S, TICK_TIMEOUT_S / effective),
         worker_timeout_real_s=WORKER_TIMEOUT_S / effective,
         long_api_timeout_real_s=(WORKER_TIMEOUT_S - LONG_API_MARGIN_S) / effective,
         visibility_timeout_real_s=whole(VISIBILITY_TIMEOUT_S),
