@@ -42,6 +42,7 @@ package: $(STAMP)
 	$(BIN)/python -m infra.render $(STAGE) merge $(BUILD)/merge.json
 	rm -rf $(BUILD)/package
 	$(BIN)/chalice package --stage $(STAGE) --merge-template $(BUILD)/merge.json $(BUILD)/package
+	$(BIN)/python -m infra.bytecode $(BUILD)/package
 
 ## deploy: the whole app as one CloudFormation stack fifo-gate-STAGE (BUCKET receives the zip)
 deploy: package
@@ -66,7 +67,7 @@ destroy: $(STAMP)
 check: $(STAMP)
 	$(BIN)/python -m infra.check $(STAGE)
 
-## bench: the seed's producer pattern vs fifo-gate, side by side (about 6 min); writes bench/results.json
+## bench: the seed's producer pattern vs fifo-gate, side by side (about 15 min); writes bench/results.json
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
 

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from infra import deploy, policies, render, stage
+from infra import bytecode, deploy, policies, render, stage
 from tests.conftest import ROOT
 
 CHALICE = os.path.join(os.path.dirname(sys.executable), "chalice")
@@ -30,6 +30,7 @@ def packaged(tmp_path_factory):
         merge.write_text(json.dumps(render.render(name, "merge")))
         result = run([CHALICE, "package", "--stage", name, "--merge-template", str(merge), str(folder / "out")])
         assert result.returncode == 0, result.stderr
+        bytecode.add_bytecode(folder / "out")  # as `make package` does
         out[name] = (folder / "out", json.loads((folder / "out" / "sam.json").read_text()))
     return out
 
@@ -185,3 +186,39 @@ def test_packaged_app_deploys_through_cloudformation_in_moto_after_sam_expansion
         assert mapping["EventSourceArn"].endswith(":fifo-gate-dev.fifo") and mapping["BatchSize"] == 1
         assert mapping["FunctionArn"].endswith(":function:fifo-gate-dev-worker")
         assert outputs["StateMachineArn"].endswith(":stateMachine:fifo-gate-dev")
+
+
+def test_package_ships_bytecode_that_loads_without_its_source_timestamps(packaged, tmp_path):
+    import importlib.util
+    import zipfile
+
+    folder, _ = packaged["dev"]
+    with zipfile.ZipFile(folder / "deployment.zip") as archive:
+        names = set(archive.namelist())
+        sources = [n for n in names if n.endswith(".py")]
+        assert sources and all(importlib.util.cache_from_source(n) in names for n in sources)
+        header = archive.read(importlib.util.cache_from_source("app.py"))[:8]
+        archive.extractall(tmp_path)
+    assert header[:4] == importlib.util.MAGIC_NUMBER
+    assert int.from_bytes(header[4:8], "little") == 0b01  # hash-based, source not checked (PEP 552)
+    # The unpacked package imports from its bytecode: break the source and it still loads.
+    (tmp_path / "chalicelib" / "gate.py").write_text("raise SystemExit('source was compiled')\n")
+    result = run([sys.executable, "-B", "-c", "import sys; sys.path.insert(0, '.'); import app; print(app.app.app_name)"],
+                 cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "fifo-gate"
+
+
+def test_bytecode_refuses_a_package_for_another_python(packaged, tmp_path):
+    import shutil
+
+    folder, template = packaged["dev"]
+    other = tmp_path / "other"
+    shutil.copytree(folder, other)
+    changed = json.loads(json.dumps(template))
+    for resource in changed["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["Runtime"] = "python3.9"
+    (other / "sam.json").write_text(json.dumps(changed))
+    with pytest.raises(bytecode.BytecodeError, match="targets python3.9 but this is python3"):
+        bytecode.add_bytecode(other)
