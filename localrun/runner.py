@@ -287,6 +287,7 @@ def _simulate(options, scale, endpoint, queues, app, stand_in):
         "busy_fraction": round(summary.busy_seconds(busy, total_s) / total_s, 3),
         "mean_result_age_s": round(summary.mean_result_age(recorder.success_ends, total_s), 1),
         "lost": summary.lost(recorder.enqueued_ids, recorder.succeeded_ids, dead_letters, still_queued),
+        "queued_at_end": still_queued,
         "policy": options.policy,
         "speed": scale.speed,
         "max_concurrent_invocations": recorder.meter.max,
