@@ -39,24 +39,30 @@ BUILD := build/$(STAGE)
 
 ## package: chalice package for STAGE with the infra template merged in (build/STAGE/package)
 package: $(STAMP)
+	$(BIN)/python -m infra.check $(STAGE)
 	$(BIN)/python -m infra.render $(STAGE) merge $(BUILD)/merge.json
-	rm -rf $(BUILD)/package
-	$(BIN)/chalice package --stage $(STAGE) --merge-template $(BUILD)/merge.json $(BUILD)/package
-	$(BIN)/python -m infra.bytecode $(BUILD)/package
+	rm -rf $(BUILD)/package.new
+	$(BIN)/chalice package --stage $(STAGE) --merge-template $(BUILD)/merge.json $(BUILD)/package.new
+	$(BIN)/python -m infra.bytecode $(BUILD)/package.new
+	rm -rf $(BUILD)/package && mv $(BUILD)/package.new $(BUILD)/package
 
-## deploy: the whole app as one CloudFormation stack fifo-gate-STAGE (BUCKET receives the zip)
-deploy: package
-	@test -n "$(BUCKET)" || { echo "usage: make deploy STAGE=dev BUCKET=<s3 bucket for the package>"; exit 2; }
+## deploy: the whole app as one CloudFormation stack fifo-gate-STAGE (BUCKET, in the stack's region, receives the zip)
+deploy:
+	@test -n "$(BUCKET)" || { echo "usage: make deploy STAGE=dev BUCKET=<s3 bucket in the stack's region>"; exit 2; }
+	$(MAKE) package STAGE=$(STAGE)
 	$(BIN)/python -m infra.deploy package-deploy $(STAGE) $(BUCKET) $(BUILD)/package
 
 ## infra: queues + state machine alone (stack fifo-gate-STAGE-infra), for `chalice deploy`
 infra: $(STAMP)
+	$(BIN)/python -m infra.check $(STAGE)
 	$(BIN)/python -m infra.render $(STAGE) standalone $(BUILD)/infra.json
 	$(BIN)/python -m infra.deploy infra $(STAGE) $(BUILD)/infra.json
 
 ## chalice-deploy: `chalice deploy --stage STAGE`, its worker reading the stage's own queue
 chalice-deploy: $(STAMP)
-	QUEUE_NAME=$$($(BIN)/python -m infra.stage $(STAGE) queue-name) $(BIN)/chalice deploy --stage $(STAGE)
+	$(BIN)/python -m infra.check $(STAGE)
+	queue=$$($(BIN)/python -m infra.stage $(STAGE) queue-name) && \
+	QUEUE_NAME=$$queue $(BIN)/chalice deploy --stage $(STAGE)
 
 ## destroy: delete the stage's stacks (and what `chalice deploy` made, if anything)
 destroy: $(STAMP)
@@ -75,7 +81,6 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench --quick $(ARGS)
 
-.PHONY: bench bench-quick soak
 
 ## soak: a simulated day per policy at 5 % failures, 5 pollers (about 8 real minutes each)
 # 180x keeps the scaled visibility timeout at 2 real seconds (heartbeat 0.67 s): at 360x a

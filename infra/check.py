@@ -160,8 +160,47 @@ def problems(settings, template, batch_size):
             "would reappear mid-run before the next beat; set it below %s s (or unset it: a third "
             "of the visibility timeout) in .chalice/config.json, stage %s"
             % (_fmt(heartbeat), _fmt(visibility), _fmt(visibility), stage))
+    elif heartbeat is not None and visibility is not None and heartbeat > visibility / 2:
+        warnings.append(
+            "HEARTBEAT_SECONDS is %s s, more than half the VisibilityTimeout %s s: one slow or "
+            "retried ChangeMessageVisibility call could let the message reappear mid-run"
+            % (_fmt(heartbeat), _fmt(visibility)))
+
+    # 8. every function's environment as the app itself will read it, and one gate for all
+    _check_environments(settings, errors, warnings)
 
     return errors, warnings
+
+
+def _check_environments(settings, errors, warnings):
+    """Validate each function's environment with the app's own ``Settings`` (the values a
+    deploy would only reject at the first invocation), and check that every producer uses
+    the same message group and overlap policy: two groups are two gates."""
+    from chalicelib.config import Settings
+    from chalicelib.errors import ConfigError
+
+    stage = settings.get("stage", "?")
+    seen = {}
+    for name, function in sorted(settings["functions"].items()):
+        try:
+            parsed = Settings.from_env(function.get("environment") or {}, app_name=settings.get("app_name", "fifo-gate"))
+            if name == WORKER:
+                parsed.require_long_api_url()
+        except ConfigError as exc:
+            errors.append("function %s of stage %s would stop at its first invocation: %s; fix "
+                          ".chalice/config.json" % (name, stage, exc))
+            continue
+        seen[name] = parsed
+    for field, label in (("message_group_id", "MESSAGE_GROUP_ID"), ("overlap_policy", "OVERLAP_POLICY"),
+                         ("queue_name", "QUEUE_NAME")):
+        values = {name: getattr(parsed, field) for name, parsed in seen.items()}
+        if len(set(values.values())) > 1:
+            errors.append("%s differs between functions of stage %s (%s): every trigger must use one "
+                          "queue, message group and policy, or there is more than one gate; set it once, "
+                          "at stage level, in .chalice/config.json"
+                          % (label, stage, ", ".join("%s=%s" % item for item in sorted(values.items()))))
+    if any(parsed.overlap_policy == "allow_all" for parsed in seen.values()):
+        warnings.append("OVERLAP_POLICY is allow_all in stage %s: runs may overlap (no gate), by design" % stage)
 
 
 def summary(settings, template, batch_size):

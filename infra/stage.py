@@ -8,11 +8,15 @@ import json
 import pathlib
 import sys
 
+from chalice.config import Config as ChaliceConfig
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CHALICE_CONFIG = ROOT / ".chalice" / "config.json"
 STAGES_FILE = ROOT / "infra" / "stages.json"
 STAGES = ("dev", "stg", "prod")
 FUNCTIONS = ("tick", "enqueue", "worker", "api_handler")
+DEFAULT_TIMEOUT = 60  # Chalice's default lambda_timeout, seconds
+DEFAULT_MEMORY = 128  # Chalice's default lambda_memory_size, MB
 
 
 class StageError(Exception):
@@ -44,15 +48,15 @@ def load(stage, chalice_config=None, stages_file=None):
     environment.update(stage_config.get("environment_variables", {}))
     functions = {}
     for name in FUNCTIONS:
-        own = stage_config.get("lambda_functions", {}).get(name, {})
-        env = dict(environment)
-        env.update(own.get("environment_variables", {}))
+        # Chalice's own lookup (stage function, stage, top-level function, top level),
+        # so this reads exactly what `chalice package` / `chalice deploy` will use.
+        scoped = ChaliceConfig(chalice_stage=stage, function_name=name, config_from_disk=config)
         functions[name] = {
-            "timeout": _lookup("lambda_timeout", own, stage_config, config, 60),
-            "memory": _lookup("lambda_memory_size", own, stage_config, config, 128),
-            "reserved_concurrency": _lookup("reserved_concurrency", own, stage_config, config, None),
-            "iam_policy_file": _lookup("iam_policy_file", own, stage_config, config, None),
-            "environment": env,
+            "timeout": scoped.lambda_timeout if scoped.lambda_timeout is not None else DEFAULT_TIMEOUT,
+            "memory": scoped.lambda_memory_size if scoped.lambda_memory_size is not None else DEFAULT_MEMORY,
+            "reserved_concurrency": scoped.reserved_concurrency,
+            "iam_policy_file": scoped.iam_policy_file,
+            "environment": dict(scoped.environment_variables),
         }
     for name in ("QUEUE_NAME", "DLQ_NAME"):
         if not environment.get(name):
@@ -66,14 +70,6 @@ def load(stage, chalice_config=None, stages_file=None):
         "queue_name": environment["QUEUE_NAME"],
         "dlq_name": environment["DLQ_NAME"],
     }
-
-
-def _lookup(key, *levels_and_default):
-    *levels, default = levels_and_default
-    for level in levels:
-        if key in level:
-            return level[key]
-    return default
 
 
 def main(argv):

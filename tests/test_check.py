@@ -182,7 +182,8 @@ def test_heartbeat_below_visibility_is_fine(dev):
 def test_non_numeric_env_value_is_an_error(dev):
     settings, template, batch_size = dev
     settings["functions"]["worker"]["environment"]["HEARTBEAT_SECONDS"] = "soon"
-    _one_error(settings, template, batch_size, "HEARTBEAT_SECONDS='soon' is not a number")
+    errors, _ = check.problems(settings, template, batch_size)
+    assert errors and all("HEARTBEAT_SECONDS='soon' is not a number" in e for e in errors), errors
 
 
 def test_ref_to_a_parameter_without_default_is_an_error(dev):
@@ -248,3 +249,53 @@ def test_main_returns_1_and_prints_each_problem(monkeypatch, capsys, dev):
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(lines) == 2
     assert all(line.startswith("error: stage dev: ") for line in lines)
+
+
+# -- environments as the app reads them ------------------------------------------------------
+
+@pytest.mark.parametrize("function, variable, value, words", [
+    ("worker", "LONG_API_TIMEOUT_SECONDS", "-5", ["function worker", "LONG_API_TIMEOUT_SECONDS='-5'"]),
+    ("worker", "HEARTBEAT_SECONDS", "0.5", ["function worker", "HEARTBEAT_SECONDS='0.5'"]),
+    ("tick", "OVERLAP_POLICY", "bogus", ["function tick", "OVERLAP_POLICY='bogus'"]),
+    ("enqueue", "RETRY_BACKOFF_SECONDS", "abc", ["function enqueue", "RETRY_BACKOFF_SECONDS='abc'"]),
+    ("worker", "LONG_API_URL", "", ["function worker", "LONG_API_URL must be set"]),
+])
+def test_an_environment_the_app_would_reject_fails_the_check(dev, function, variable, value, words):
+    settings, template, batch_size = dev
+    settings["functions"][function]["environment"][variable] = value
+    errors, _ = check.problems(settings, template, batch_size)
+    matching = [e for e in errors if all(word in e for word in words)]
+    assert matching, errors
+
+
+def test_two_message_groups_are_two_gates(dev):
+    settings, template, batch_size = dev
+    settings["functions"]["tick"]["environment"]["MESSAGE_GROUP_ID"] = "g2"
+    _one_error(settings, template, batch_size, "MESSAGE_GROUP_ID differs", "tick=g2")
+
+
+def test_allow_all_is_a_warning_not_an_error(dev):
+    settings, template, batch_size = dev
+    for function in settings["functions"].values():
+        function["environment"]["OVERLAP_POLICY"] = "allow_all"
+    errors, warnings = check.problems(settings, template, batch_size)
+    assert errors == []
+    assert any("allow_all" in w for w in warnings)
+
+
+def test_heartbeat_over_half_the_visibility_warns(dev):
+    settings, template, batch_size = dev
+    settings["functions"]["worker"]["environment"]["HEARTBEAT_SECONDS"] = "300"
+    errors, warnings = check.problems(settings, template, batch_size)
+    assert errors == [] and any("more than half the VisibilityTimeout" in w for w in warnings)
+
+
+def test_top_level_function_settings_are_read_as_chalice_reads_them():
+    # Chalice looks a setting up in: stage function, stage, top-level function, top level.
+    import json
+
+    config = json.loads(stage.CHALICE_CONFIG.read_text())
+    del config["stages"]["prod"]["lambda_functions"]["worker"]["lambda_timeout"]
+    config["lambda_functions"] = {"worker": {"lambda_timeout": 900, "reserved_concurrency": 1}}
+    worker = stage.load("prod", chalice_config=config)["functions"]["worker"]
+    assert (worker["timeout"], worker["reserved_concurrency"]) == (900, 1)
