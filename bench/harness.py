@@ -12,6 +12,8 @@ import uuid
 import boto3
 from moto.server import ThreadedMotoServer
 
+from localrun.poller import sqs_event
+
 REGION = "us-east-1"
 QUEUE_NAME = "fifo-gate-bench.fifo"
 DLQ_NAME = "fifo-gate-bench-dlq.fifo"
@@ -123,17 +125,7 @@ class Moto:
         message = self.sqs.receive_message(
             QueueUrl=self.queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=0,
             AttributeNames=["All"], MessageSystemAttributeNames=["All"])["Messages"][0]
-        return {"Records": [{
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message["Body"],
-            "attributes": message.get("Attributes", {}),
-            "messageAttributes": {},
-            "md5OfBody": message["MD5OfBody"],
-            "eventSource": "aws:sqs",
-            "eventSourceARN": self.queue_arn,
-            "awsRegion": REGION,
-        }]}
+        return sqs_event(message, self.queue_arn, REGION)
 
     def stop(self):
         """Stop the server."""

@@ -89,17 +89,9 @@ def receive_all(sqs, url, wait=0):
 
 def sqs_event(message, queue_arn="arn:aws:sqs:us-east-1:123456789012:fifo-gate-test.fifo"):
     """A Lambda SQS event for one message from a real moto receive (real receipt handle)."""
-    return {"Records": [{
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": message.get("Attributes", {}),
-        "messageAttributes": {},
-        "md5OfBody": message["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": REGION,
-    }]}
+    from localrun.poller import sqs_event as lambda_sqs_event
+
+    return lambda_sqs_event(message, queue_arn, REGION)
 
 
 class LambdaContextStub:
