@@ -30,6 +30,8 @@ from chalicelib.messages import RunMessage
 # the return: the smaller of 10 s and 10 % of what remains (so scaled-down local
 # clocks keep most of their time).
 _MARGIN_SECONDS = 10.0
+# How long the end of a run waits for a heartbeat call in progress, seconds.
+JOIN_TIMEOUT_SECONDS = 1.0
 _MARGIN_FRACTION = 0.1
 
 
@@ -93,8 +95,11 @@ class Heartbeat:
         return self
 
     def __exit__(self, *exc):
+        # Do not wait out a beat that botocore is still retrying: the run is over,
+        # and Lambda must get the handler's answer (and delete the message) before
+        # its own timeout. A beat that lands late only delays a retry.
         self._stop.set()
-        self._thread.join()
+        self._thread.join(timeout=JOIN_TIMEOUT_SECONDS)
         return False
 
     def _beat(self):

@@ -199,3 +199,21 @@ def test_a_cut_call_waits_the_whole_visibility_timeout_before_its_retry(sqs):
     time.sleep(1.5)
     assert receive_one(sqs, url) is None  # not after the 1 s back-off
     assert receive_one(sqs, url, wait=3)["MessageId"] == received["MessageId"]
+
+
+def test_a_slow_heartbeat_call_does_not_hold_the_end_of_a_run():
+    # A beat stuck in botocore's retries must not keep the handler from answering
+    # (Lambda deletes the message only when the handler returns).
+    class SlowQueue:
+        def visibility_timeout(self):
+            return 30
+
+        def change_visibility(self, receipt_handle, seconds):
+            time.sleep(5)
+
+    started = time.monotonic()
+    worker = Worker(SlowQueue(), sleeping_job(1.2), heartbeat_seconds=1)
+    body = RunMessage.new("api").to_json()
+    result = worker.process(Delivery("m1", "r1", body), 60)
+    assert result["outcome"] == "succeeded"
+    assert time.monotonic() - started < 3.0
